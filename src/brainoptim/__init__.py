@@ -1,0 +1,1 @@
+"""brainoptim: PyTorch-style optimizers for brainstate models."""
