@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import brainstate
 import jax

@@ -30,7 +30,7 @@ def path_str(path: tuple) -> str:
 
 
 def flatten_states(tree: Any) -> list[tuple[tuple, brainstate.State]]:
-    """Every State in ``tree`` with its key path; raises on leaves that are not States."""
+    """Every State in ``tree`` with its key path; raises on a leaf that is no State."""
     if _is_state(tree):
         return [((), tree)]
     leaves, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_state)

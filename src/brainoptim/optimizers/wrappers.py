@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import optax
 
@@ -41,7 +42,8 @@ class Lookahead(Optimizer):
     def __init__(self, optimizer: Optimizer, sync_period: int = 5, alpha: float = 0.5):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
-                f"optimizer must be a brainoptim optimizer, got {type(optimizer).__name__}"
+                "optimizer must be a brainoptim optimizer, got "
+                f"{type(optimizer).__name__}"
             )
         if optimizer.param_groups:
             raise ValueError(

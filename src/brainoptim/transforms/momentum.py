@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-
 import jax
 import jax.numpy as jnp
 import optax
@@ -92,7 +91,7 @@ def scale_by_rprop(
     etas: tuple[float, float] = (0.5, 1.2),
     step_sizes: tuple[float, float] = (1e-6, 50.0),
 ) -> optax.GradientTransformation:
-    r"""Resilient backpropagation, as ``torch.optim.Rprop`` (Rprop without backtracking).
+    r"""Resilient backpropagation as ``torch.optim.Rprop`` (no weight backtracking).
 
     .. math::
 
