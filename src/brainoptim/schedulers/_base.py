@@ -93,7 +93,13 @@ def check_real(
     high_open: bool = False,
 ) -> float:
     """Returns ``value`` as a float after checking it lies in the given interval."""
-    rule = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if math.isinf(high):
+        rule = f"{'>' if low_open else '>='} {low:g}"
+    elif math.isinf(low):
+        rule = f"{'<' if high_open else '<='} {high:g}"
+    else:
+        rule = f"in {'(' if low_open else '['}{low:g}, {high:g}"
+        rule += ")" if high_open else "]"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number {rule}, got {value!r}")
     value = float(value)

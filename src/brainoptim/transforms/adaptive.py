@@ -183,20 +183,11 @@ def scale_by_radam(b1=0.9, b2=0.999, eps=1e-8) -> optax.GradientTransformation:
     def update_fn(updates, state, params=None):
         del params
         count = optax.safe_increment(state.count)
-        t = count.astype(jnp.float32)
         m = _moment(updates, state.exp_avg, b1)
         v = _moment(updates, state.exp_avg_sq, b2, 2)
         bc1, bc2 = _bias(b1, count), _bias(b2, count)
 
-        rho_t = rho_inf - 2.0 * t * b2**t / bc2
-        rectify = rho_t > 5.0
-        safe_rho = jnp.where(rectify, rho_t, rho_inf)
-        rect = jnp.sqrt(
-            (safe_rho - 4.0)
-            * (safe_rho - 2.0)
-            * rho_inf
-            / ((rho_inf - 4.0) * (rho_inf - 2.0) * safe_rho)
-        )
+        rectify, rect = _radam_rectifier(count, b2, rho_inf)
 
         def direction(m, v):
             m_hat = m / bc1
@@ -207,6 +198,26 @@ def scale_by_radam(b1=0.9, b2=0.999, eps=1e-8) -> optax.GradientTransformation:
         return updates, RadamState(count, m, v)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _radam_rectifier(count, b2, rho_inf):
+    """(rho_t > 5, r_t), computed in float64 like torch's Python scalars.
+
+    rho_t is a difference of two numbers near rho_inf (about 2000 for
+    beta2 = 0.999); in float32 it would lose three digits of r_t.
+    """
+    with jax.enable_x64(True):
+        t = count.astype(jnp.float64)
+        rho_t = rho_inf - 2.0 * t * b2**t / (1.0 - b2**t)
+        rectify = rho_t > 5.0
+        safe = jnp.where(rectify, rho_t, rho_inf)
+        rect = jnp.sqrt(
+            (safe - 4.0)
+            * (safe - 2.0)
+            * rho_inf
+            / ((rho_inf - 4.0) * (rho_inf - 2.0) * safe)
+        )
+        return rectify, rect.astype(jnp.float32)
 
 
 class AdamaxState(NamedTuple):

@@ -18,6 +18,7 @@ import optax
 from .._validation import check_betas, check_choice, check_int, check_pair, check_range
 from . import adaptive, momentum
 from .wrappers import lookahead as _lookahead
+from .wrappers import scalars_as_vectors
 
 __all__ = [
     "sgd", "adam", "adamw", "nadam", "radam", "adamax", "adagrad", "adadelta",
@@ -289,7 +290,8 @@ def lars(learning_rate=1.0, momentum=0.9, weight_decay=0.0, trust_coefficient=0.
 
 def sm3(learning_rate=1e-3, momentum=0.9, eps=1e-8):
     r"""SM3, optax's rule: one accumulator per row and per column (per index of
-    each dimension), :math:`\nu = \min_r \mu_r` over the covers of an entry.
+    each dimension), :math:`\nu = \min_r \mu_r` over the covers of an entry. A
+    0-d leaf is treated as a one-element vector (optax's rule fails on it).
 
     References:
         Anil, Gupta, Koren, Singer, "Memory-Efficient Adaptive Optimization",
@@ -297,7 +299,8 @@ def sm3(learning_rate=1e-3, momentum=0.9, eps=1e-8):
     """
     check_range("momentum", momentum, 0.0, 1.0, high_open=True)
     _eps(eps)
-    return optax.chain(optax.scale_by_sm3(b1=momentum, eps=eps), _lr(learning_rate))
+    direction = scalars_as_vectors(optax.scale_by_sm3(b1=momentum, eps=eps))
+    return optax.chain(direction, _lr(learning_rate))
 
 
 def yogi(learning_rate=1e-2, betas=(0.9, 0.999), eps=1e-3,

@@ -13,6 +13,7 @@ __all__ = [
     "lookahead",
     "safe_global_norm",
     "clip_by_global_norm",
+    "scalars_as_vectors",
 ]
 
 
@@ -144,3 +145,30 @@ def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
         return updates, state
 
     return optax.GradientTransformation(optax.init_empty_state, update_fn)
+
+
+def scalars_as_vectors(
+    inner: optax.GradientTransformation,
+) -> optax.GradientTransformation:
+    """Runs ``inner`` with every 0-d leaf seen as a one-element vector.
+
+    For rules whose accumulators index the dimensions of each array (SM3), a
+    scalar then behaves exactly as a one-element vector would.
+    """
+
+    def up(tree):
+        return jax.tree.map(lambda x: jnp.reshape(x, (1,)) if jnp.ndim(x) == 0 else x,
+                            tree)  # fmt: skip
+
+    def init_fn(params):
+        return inner.init(up(params))
+
+    def update_fn(updates, state, params=None):
+        new, state = inner.update(
+            up(updates), state, None if params is None else up(params)
+        )
+        return jax.tree.map(
+            lambda n, u: jnp.reshape(n, jnp.shape(u)), new, updates
+        ), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
