@@ -296,3 +296,12 @@ def create(name: str, **overrides: Any) -> Optimizer:
 def names() -> list[str]:
     """Every registered optimizer name."""
     return list(REGISTRY)
+
+
+def markdown_table() -> str:
+    """The README's table of optimizers, made from the registry."""
+    rows = ["| optimizer | tested against | reference |", "|---|---|---|"]
+    for s in REGISTRY.values():
+        also = "".join(f", `{a}`" for a in s.aliases)
+        rows.append(f"| `{s.name}`{also} | {s.reference} | {s.citation} |")
+    return "\n".join(rows)
