@@ -10,6 +10,7 @@ Example:
 from . import registry, schedulers, transforms
 from ._base import Optimizer, OptimState
 from ._states import UniqueStateManager
+from .checkpoint import load, save
 from .optimizers import *  # noqa: F403
 from .optimizers import SGD, NAdam, RMSprop
 from .optimizers import __all__ as _optimizers
@@ -35,11 +36,32 @@ class MomentumNesterov(SGD):
         super().__init__(lr, momentum=momentum, nesterov=True, **kwargs)
 
 
+# Gradient-free search and tuning import SciPy and Nevergrad, which take seconds:
+# they load on first use.
+_LAZY = {
+    "ScipyOptimizer": "gradient_free",
+    "NevergradOptimizer": "gradient_free",
+    "MinimizeResult": "gradient_free",
+    "tune": "tuning",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'brainoptim' has no attribute {name!r}")
+
+
 __all__ = [
     *_optimizers,
+    *_LAZY,
     "Optimizer",
     "OptimState",
     "UniqueStateManager",
+    "save",
+    "load",
     "Nadam",
     "RMSProp",
     "Momentum",

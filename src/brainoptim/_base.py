@@ -293,12 +293,15 @@ class Optimizer:
         out = []
         n_expected = 0
         for state, paths in zip(self._states, self._paths, strict=True):
-            try:
-                g = subtree(grads, paths[0]) if paths[0] else grads
-            except KeyError:
-                raise ValueError(
-                    f"grads has no entry for the parameter {path_str(paths[0])}"
-                ) from None
+            for path in paths:
+                try:
+                    found = subtree(grads, path) if path else grads
+                except KeyError:
+                    raise ValueError(
+                        f"grads has no entry for the parameter {path_str(path)}"
+                    ) from None
+                if path == paths[0]:
+                    g = found
             ref = state.value
             if jax.tree.structure(g) != jax.tree.structure(ref):
                 raise ValueError(
@@ -416,12 +419,14 @@ class Optimizer:
         grads = [self._to_compute(g, grad=True) for g in grads]
         compute = [self._to_compute(p) for p in params]
 
-        for tx in self._preprocess_transforms():
-            grads, _ = tx.update(grads, tx.init(grads))
-
+        # Checked before clipping: clipping by value would turn inf into a finite
+        # gradient and hide it.
         finite = jnp.all(
             jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
         )
+
+        for tx in self._preprocess_transforms():
+            grads, _ = tx.update(grads, tx.init(grads))
 
         def apply():
             new_compute = list(compute)
@@ -560,9 +565,6 @@ class Optimizer:
                     f"parameter group {gi} holds {list(saved['params'])} in the state, "
                     f"{mine} here"
                 )
-        for group, saved in zip(self.param_groups, groups, strict=True):
-            group.hparams = _restore_hparams(saved["hparams"], group.hparams)
-
         template = self.opt_state.value
         paths_leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
         saved_state = state["state"]
@@ -584,10 +586,14 @@ class Optimizer:
                     f"{ref_dtype}{list(ref_shape)} here"
                 )
             leaves.append(jnp.asarray(arr))
+
+        # Everything is checked; only now is this optimizer changed.
+        self.lr.load_state_dict(state["scheduler"])
+        for group, saved in zip(self.param_groups, groups, strict=True):
+            group.hparams = _restore_hparams(saved["hparams"], group.hparams)
         self.opt_state.value = treedef.unflatten(leaves)
         self.step_count.value = jnp.asarray(state["step"], jnp.int32)
         self._nonfinite.value = jnp.asarray(state.get("nonfinite_steps", 0), jnp.int32)
-        self.lr.load_state_dict(state["scheduler"])
 
     def __repr__(self) -> str:
         hp = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items())
