@@ -257,7 +257,11 @@ class Optimizer:
         lr = self.lr.get_last_lr()[g]
         tx = self._make_transform(lr, group.hparams)
         params = [self._to_compute(self._states[i].value) for i in group.indices]
-        return tx.init(params)
+        # Strong dtypes: a weakly typed leaf (optax's line-search info) would come
+        # back strongly typed from the first update and recompile the step.
+        return jax.tree.map(
+            lambda x: jnp.asarray(x, jnp.result_type(x)), tx.init(params)
+        )
 
     # -- dtype handling --------------------------------------------------------------
 

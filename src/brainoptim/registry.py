@@ -45,10 +45,9 @@ class OptimizerSpec:
         """An instance with the default hyperparameters, updated by ``overrides``."""
         kwargs = {**self.defaults, **overrides}
         if self.cls is O.Lookahead:
-            inner = kwargs.pop("optimizer", None) or O.SGD(
-                lr=kwargs.pop("lr", 0.1), momentum=kwargs.pop("momentum", 0.9)
-            )
-            return O.Lookahead(inner, **kwargs)
+            outer = {k: kwargs.pop(k) for k in ("sync_period", "alpha") if k in kwargs}
+            inner = kwargs.pop("optimizer", None) or O.SGD(**kwargs)
+            return O.Lookahead(inner, **outer)
         return self.cls(**kwargs)
 
 

@@ -32,7 +32,7 @@ class Adam(Optimizer):
     """
         + _ARGS
         + """
-        amsgrad: use :math:`\\max_{s\\le t} v_s` (see ``scale_by_amsgrad``).
+        amsgrad: use :math:`\\max_{s\\le t} v_s` (see ``scale_by_adam``).
         decoupled_weight_decay: AdamW's decay.
 
     References:

@@ -1,13 +1,15 @@
 """Adaptive rules whose torch.optim definition optax does not reproduce.
 
-optax's AMSGrad, NAdam, RAdam, Adamax, Adagrad and RMSprop differ from torch's in
-where ``eps`` enters, in what is bias-corrected, or in the momentum schedule. Each
+optax's Adam, AMSGrad, NAdam, RAdam, Adamax, Adagrad and RMSprop differ from torch's
+in where ``eps`` enters, in what is bias-corrected and how precisely, or in the
+momentum schedule. Each
 rule below follows torch's algorithm box; each returns the descent direction
 (before the learning rate).
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -15,7 +17,7 @@ import jax.numpy as jnp
 import optax
 
 __all__ = [
-    "scale_by_amsgrad",
+    "scale_by_adam",
     "scale_by_nadam",
     "scale_by_radam",
     "scale_by_adamax",
@@ -31,12 +33,20 @@ def _moment(g, m, decay, order=1):
 
 
 def _bias(decay, count):
-    return 1.0 - decay ** count.astype(jnp.float32)
+    """1 - decay^t, accurate to float32 rounding.
+
+    ``decay`` is a Python float: its log is taken in float64, as torch computes the
+    whole correction. In float32, ``0.999 ** t`` rounds 0.999 itself and puts a
+    1e-5 relative error into ``1 - 0.999 ** 1``.
+    """
+    if decay == 0.0:
+        return jnp.ones([], jnp.float32)
+    return -jnp.expm1(count.astype(jnp.float32) * math.log(decay))
 
 
-class AmsgradState(NamedTuple):
-    """:math:`m_t` = ``exp_avg``, :math:`v_t` = ``exp_avg_sq``, and
-    :math:`\\hat v^{\\max}_t` = ``max_exp_avg_sq``."""
+class AdamState(NamedTuple):
+    r""":math:`m_t` = ``exp_avg``, :math:`v_t` = ``exp_avg_sq``, and
+    :math:`v^{\max}_t` = ``max_exp_avg_sq`` (AMSGrad only, else empty)."""
 
     count: jax.Array
     exp_avg: optax.Updates
@@ -44,40 +54,48 @@ class AmsgradState(NamedTuple):
     max_exp_avg_sq: optax.Updates
 
 
-def scale_by_amsgrad(b1=0.9, b2=0.999, eps=1e-8) -> optax.GradientTransformation:
-    r"""Adam with the AMSGrad maximum, as ``torch.optim.Adam(amsgrad=True)``.
+def scale_by_adam(
+    b1=0.9, b2=0.999, eps=1e-8, amsgrad=False
+) -> optax.GradientTransformation:
+    r"""Adam's direction as ``torch.optim.Adam`` computes it, AMSGrad included.
 
     .. math::
 
         m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
         v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2
 
-        v^{\max}_t = \max(v^{\max}_{t-1}, v_t), \qquad
-        u_t = \frac{m_t / (1-\beta_1^t)}{\sqrt{v^{\max}_t / (1-\beta_2^t)} + \epsilon}
+        u_t = \frac{m_t / (1-\beta_1^t)}{\sqrt{\tilde v_t / (1-\beta_2^t)} + \epsilon},
+        \qquad \tilde v_t = v_t \ \text{or, with AMSGrad,} \
+        \max(\tilde v_{t-1}, v_t)
 
-    The maximum is taken over the raw second moment, then bias-corrected (optax's
-    ``amsgrad`` bias-corrects first).
+    Same rule as ``optax.scale_by_adam``, but the bias corrections are exact to
+    float32 (see ``_bias``); AMSGrad takes the maximum of the raw second moment,
+    then bias-corrects (optax's ``amsgrad`` bias-corrects first).
 
     References:
-        Reddi, Kale, Kumar, "On the Convergence of Adam and Beyond", ICLR 2018.
+        Kingma, Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015; Reddi,
+        Kale, Kumar, "On the Convergence of Adam and Beyond", ICLR 2018.
     """
 
     def init_fn(params):
         zeros = optax.tree.zeros_like(params)
-        return AmsgradState(jnp.zeros([], jnp.int32), zeros, zeros, zeros)
+        v_max = zeros if amsgrad else ()
+        return AdamState(jnp.zeros([], jnp.int32), zeros, zeros, v_max)
 
     def update_fn(updates, state, params=None):
         del params
         count = optax.safe_increment(state.count)
         m = _moment(updates, state.exp_avg, b1)
         v = _moment(updates, state.exp_avg_sq, b2, 2)
-        v_max = jax.tree.map(jnp.maximum, state.max_exp_avg_sq, v)
+        v_max = jax.tree.map(jnp.maximum, state.max_exp_avg_sq, v) if amsgrad else ()
 
         bc1, bc2 = _bias(b1, count), _bias(b2, count)
         updates = jax.tree.map(
-            lambda m, vm: (m / bc1) / (jnp.sqrt(vm) / jnp.sqrt(bc2) + eps), m, v_max
+            lambda m, v: (m / bc1) / (jnp.sqrt(v) / jnp.sqrt(bc2) + eps),
+            m,
+            v_max if amsgrad else v,
         )
-        return updates, AmsgradState(count, m, v, v_max)
+        return updates, AdamState(count, m, v, v_max)
 
     return optax.GradientTransformation(init_fn, update_fn)
 

@@ -73,11 +73,7 @@ def adam(learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
     b1, b2 = check_betas("betas", betas)
     _eps(eps)
     before, after = _decay_pair(weight_decay, decoupled_weight_decay)
-    direction = (
-        adaptive.scale_by_amsgrad(b1, b2, eps)
-        if amsgrad
-        else optax.scale_by_adam(b1, b2, eps)
-    )
+    direction = adaptive.scale_by_adam(b1, b2, eps, amsgrad)
     return optax.chain(before, direction, after, _lr(learning_rate))
 
 
@@ -224,6 +220,9 @@ def adafactor(learning_rate=1e-3, decay_rate=0.8, factored=True, clip_threshold=
     if clip_threshold is not None:
         check_range("clip_threshold", clip_threshold, 0.0, low_open=True)
     check_int("min_dim_size_to_factor", min_dim_size_to_factor, 1)
+    # optax counts from 0 and raises (t - offset) to a negative power: an offset
+    # above 0 makes the first step NaN.
+    check_range("decay_offset", decay_offset, high=0.0)
     if momentum is not None:
         check_range("momentum", momentum, 0.0, 1.0, high_open=True)
     _eps(eps)
