@@ -31,3 +31,12 @@ def test_doctests(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_readme_example_runs():
+    text = README.read_text()
+    start = text.index("```python", text.index("## Example")) + len("```python")
+    code = text[start : text.index("```", start)]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["opt"].lr.last_epoch == 20
