@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import create_optimizer, is_state
 
 import brainoptim
 from brainoptim import registry, schedulers
@@ -29,26 +30,6 @@ from brainoptim import registry, schedulers
 TESTS = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(os.path.dirname(TESTS), "src")
 NAMES = registry.names()
-
-
-def _is_state(x):
-    return isinstance(x, brainstate.State)
-
-
-def _make(name, **overrides):
-    """A registry optimizer with ``overrides``.
-
-    L-BFGS gets the cheaper backtracking line search. Lookahead's shell options
-    belong to the optimizer it wraps, so everything but its own two
-    hyperparameters goes to the inner SGD.
-    """
-    if name == "LBFGS":
-        overrides.setdefault("line_search_fn", "backtracking")
-    if name == "Lookahead":
-        kwargs = {**registry.get(name).defaults, **overrides}
-        outer = {k: kwargs.pop(k) for k in ("sync_period", "alpha")}
-        return brainoptim.Lookahead(brainoptim.SGD(**kwargs), **outer)
-    return registry.create(name, **overrides)
 
 
 def _params(seed=0):
@@ -66,7 +47,7 @@ def _params(seed=0):
 
 
 def _values(params):
-    return jax.tree.map(lambda s: s.value, params, is_leaf=_is_state)
+    return jax.tree.map(lambda s: s.value, params, is_leaf=is_state)
 
 
 def _loss(values):
@@ -115,7 +96,7 @@ def _assert_same_state_dict(a, b):
 def test_round_trip_resumes_bitwise(name, tmp_path):
     path = tmp_path / "opt.ckpt"
     params = _params()
-    opt = _make(name)
+    opt = create_optimizer(name)
     opt.register_trainable_weights(params)
     for _ in range(2):
         _step(opt, params)
@@ -123,7 +104,7 @@ def test_round_trip_resumes_bitwise(name, tmp_path):
     before = opt.state_dict()
 
     fresh_params = _params(seed=1)  # other values: load must overwrite them
-    fresh = _make(name)
+    fresh = create_optimizer(name)
     fresh.register_trainable_weights(fresh_params)
     values = brainoptim.load(path, fresh, params=fresh_params)
 

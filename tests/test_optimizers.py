@@ -50,10 +50,11 @@ def test_sm3_scalar_next_to_matrix_behaves_as_one_element_vector():
     rng = np.random.default_rng(0)
     w0, s0 = rng.normal(size=(3, 4)), rng.normal()
     grads = [(rng.normal(size=(3, 4)), rng.normal()) for _ in range(5)]
-    scalar = run(brainoptim.SM3(lr=0.1), {"w": w0, "s": np.float32(s0)},
-                 [{"w": g, "s": np.float32(h)} for g, h in grads])  # fmt: skip
+    as_scalar = [{"w": g, "s": np.float32(h)} for g, h in grads]
+    as_vector = [{"w": g, "s": np.array([h], np.float32)} for g, h in grads]
+    scalar = run(brainoptim.SM3(lr=0.1), {"w": w0, "s": np.float32(s0)}, as_scalar)
     vector = run(brainoptim.SM3(lr=0.1), {"w": w0, "s": np.array([s0], np.float32)},
-                 [{"w": g, "s": np.array([h], np.float32)} for g, h in grads])  # fmt: skip
+                 as_vector)  # fmt: skip
     assert scalar["s"].value.shape == ()
     np.testing.assert_array_equal(scalar["s"].value, vector["s"].value[0])
     np.testing.assert_array_equal(scalar["w"].value, vector["w"].value)
@@ -179,9 +180,8 @@ def test_add_param_group_uses_the_same_rule_with_the_groups_lr(name):
         moved = jax.tree.map(lambda a, b: a - b, params[key].value, before[key])
         g = grads[key]
         # Lion's first step is -lr * sign(0.1 g); SGD's is -lr * g.
-        expect = jax.tree.map(
-            (lambda g: -lr * jnp.sign(g)) if name == "Lion" else (lambda g: -lr * g), g
-        )
+        direction = jax.tree.map(jnp.sign, g) if name == "Lion" else g
+        expect = jax.tree.map(lambda d, lr=lr: -lr * d, direction)
         jax.tree.map(
             lambda m, e: np.testing.assert_allclose(m, e, rtol=1e-5, atol=1e-7),
             moved,

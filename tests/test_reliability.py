@@ -15,31 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import create_optimizer
 
 import brainoptim
 from brainoptim import registry
 
 NAMES = registry.names()
-
-
-def _is_state(x):
-    return isinstance(x, brainstate.State)
-
-
-def _create(name, **overrides):
-    """A registry optimizer with ``overrides``.
-
-    L-BFGS gets the cheaper backtracking line search. Lookahead's shell options
-    belong to the optimizer it wraps, so everything but its own two
-    hyperparameters goes to the inner SGD.
-    """
-    if name == "LBFGS":
-        overrides.setdefault("line_search_fn", "backtracking")
-    if name == "Lookahead":
-        kwargs = {**registry.get(name).defaults, **overrides}
-        outer = {k: kwargs.pop(k) for k in ("sync_period", "alpha")}
-        return brainoptim.Lookahead(brainoptim.SGD(**kwargs), **outer)
-    return registry.create(name, **overrides)
 
 
 def _loss(values):
@@ -148,7 +129,7 @@ _COMMON_CASES = [
 @pytest.mark.parametrize("name, kwargs, text", _COMMON_CASES + _SPECIFIC)
 def test_bad_hyperparameter_raises_naming_argument_range_and_value(name, kwargs, text):
     with pytest.raises(ValueError, match=re.escape(text)) as info:
-        _create(name, **kwargs)
+        create_optimizer(name, **kwargs)
     if "lr" in kwargs:
         assert re.search(r"lr must be .*got (-1\.0|nan)", str(info.value))
 
@@ -262,13 +243,13 @@ def test_a_state_in_two_groups_raises():
 
 def test_skip_nonfinite_is_off_by_default():
     for name in NAMES:
-        assert _create(name).options["skip_nonfinite"] is False
+        assert create_optimizer(name).options["skip_nonfinite"] is False
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_skip_nonfinite_leaves_params_and_state_untouched(name):
     w = brainstate.ParamState(jnp.asarray([0.5, -1.0, 2.0]))
-    opt = _create(name, skip_nonfinite=True)
+    opt = create_optimizer(name, skip_nonfinite=True)
     opt.register_trainable_weights({"w": w})
     # Compiled once: skipping is a lax.cond, which eager mode would recompile.
     train = brainstate.transform.jit(lambda g: _update(opt, {"w": g}, {"w": w.value}))
@@ -390,7 +371,7 @@ def test_low_precision_params_keep_dtype_with_float32_state(name):
         "v": brainstate.ParamState(jnp.asarray([0.5, -1.0, 2.0], jnp.float16)),
         "s": brainstate.ParamState(jnp.asarray(0.75, jnp.bfloat16)),
     }
-    opt = _create(name)
+    opt = create_optimizer(name)
     opt.register_trainable_weights(params)
     dtypes = {k: s.value.dtype for k, s in params.items()}
     for _ in range(2):
@@ -434,7 +415,7 @@ def test_lr_type_does_not_change_the_update(dtype):
 @pytest.mark.parametrize("name", NAMES)
 def test_zero_dim_parameter(name):
     w = brainstate.ParamState(jnp.asarray(0.5))
-    opt = _create(name)
+    opt = create_optimizer(name)
     opt.register_trainable_weights({"w": w})
     for _ in range(2):
         _update(opt, {"w": jax.grad(_loss)(w.value)}, w.value)
@@ -476,7 +457,7 @@ def test_complex_parameter_equals_its_real_pair(name):
     c = np.asarray([0.5 - 1j, 0.0 + 0.0j, -1 + 0.5j], np.complex64)
     z = brainstate.ParamState(jnp.asarray(z0))
     pair = brainstate.ParamState(jnp.stack([z0.real, z0.imag], axis=-1))
-    opt_z, opt_pair = _create(name), _create(name)
+    opt_z, opt_pair = create_optimizer(name), create_optimizer(name)
     opt_z.register_trainable_weights({"p": z})
     opt_pair.register_trainable_weights({"p": pair})
 
