@@ -445,3 +445,13 @@ def test_braintools_names_port():
     assert brainoptim.Nadam is brainoptim.NAdam
     opt = brainoptim.MomentumNesterov(lr=0.1)
     assert opt.defaults["nesterov"] and opt.defaults["momentum"] == 0.9
+
+
+def test_nonfinite_detection_can_be_turned_off():
+    # On by default (one NaN step counted); off, the scan is not compiled in.
+    for detect, expected in [(True, 1), (False, 0)]:
+        w = brainstate.ParamState(jnp.ones(2))
+        opt = brainoptim.Adam(lr=0.1, detect_nonfinite=detect)
+        opt.register_trainable_weights({"w": w})
+        opt.update({"w": jnp.array([jnp.nan, 1.0])})
+        assert opt.nonfinite_steps == expected

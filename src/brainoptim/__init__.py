@@ -9,6 +9,7 @@ Example:
 
 from . import registry, schedulers, transforms
 from ._base import Optimizer, OptimState
+from ._jit import jit_step
 from ._states import UniqueStateManager
 from .checkpoint import load, save
 from .optimizers import *  # noqa: F403
@@ -60,6 +61,7 @@ __all__ = [
     "Optimizer",
     "OptimState",
     "UniqueStateManager",
+    "jit_step",
     "save",
     "load",
     "Nadam",

@@ -87,7 +87,7 @@ class Custom(Optimizer):
     """
 
     _OPTIONS = ("grad_clip_norm", "grad_clip_value", "maximize", "skip_nonfinite",
-                "state_dtype", "foreach", "fused", "capturable",
+                "detect_nonfinite", "state_dtype", "foreach", "fused", "capturable",
                 "differentiable")  # fmt: skip
 
     def __init__(self, *transforms: Any, lr=1e-3, weight_decay: float = 0.0, **kwargs):
