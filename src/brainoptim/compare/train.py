@@ -1,7 +1,8 @@
 """Training one model with one optimizer, and measuring what the optimizer costs.
 
 A run builds the model from a seed, registers its parameters with the optimizer,
-compiles one train step with ``brainstate.transform.jit`` and trains for a number of
+compiles one train step with :func:`brainoptim.jit_step` (parameters and optimizer
+state updated in place) and trains for a number of
 epochs, recording per epoch the training loss and accuracy, the validation loss and
 accuracy and the epoch's time. After training it measures
 
@@ -31,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._jit import jit_step
 from .data import Dataset, as_model_input
 from .models import build_model
 
@@ -227,14 +229,17 @@ class _Trainer:
             return jnp.sum(losses * mask), jnp.sum(correct * mask)
 
         self._evaluate = evaluate
-        self._initial = [s.value for s in _leaves_of_states(self.params)]
+        # Copies: the train step updates the parameters' buffers in place.
+        self._initial = [
+            jax.tree.map(jnp.copy, s.value) for s in _leaves_of_states(self.params)
+        ]
 
     def reset(self) -> None:
         """Puts the initial weights back, so the next run starts where this one did."""
         for state, value in zip(
             _leaves_of_states(self.params), self._initial, strict=True
         ):
-            state.value = value
+            state.value = jax.tree.map(jnp.copy, value)
 
     def loss(self, x, y):
         return _cross_entropy(self.model(x), y)
@@ -255,7 +260,7 @@ class _Trainer:
             ]
             return jax.tree.unflatten(treedef, leaves)
 
-        @brainstate.transform.jit
+        @jit_step
         def step(x, y, i):
             grads, loss, acc = brainstate.transform.grad(
                 self.loss, grad_states=params, has_aux=True, return_value=True
@@ -292,7 +297,7 @@ class _Trainer:
 def _memory_stats(step, *args) -> dict[str, int]:
     """XLA's memory analysis of the compiled ``step`` for ``args``."""
     try:
-        stats = step.compile(*args).memory_analysis()
+        stats = step.lower(*args).compile().memory_analysis()
     except Exception as err:  # a backend without memory analysis
         logger.warning("memory_analysis() is unavailable: %s", err)
         return {}
