@@ -507,3 +507,11 @@ def test_lookahead_resumes_bitwise_in_a_new_process(tmp_path):
     assert back.state_dict()["step"] == 10
     _assert_same_state_dict(back.state_dict(), uninterrupted.state_dict())
     assert _bits(w_final.value) == _bits(expected[-1])
+
+
+def test_save_creates_the_folder(tmp_path):
+    opt = brainoptim.SGD(lr=0.1)
+    opt.register_trainable_weights({"w": brainstate.ParamState(jnp.ones(2))})
+    path = tmp_path / "new" / "folder" / "opt.ckpt"
+    brainoptim.save(path, opt)
+    assert path.exists()

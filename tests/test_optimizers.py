@@ -455,3 +455,89 @@ def test_nonfinite_detection_can_be_turned_off():
         opt.register_trainable_weights({"w": w})
         opt.update({"w": jnp.array([jnp.nan, 1.0])})
         assert opt.nonfinite_steps == expected
+
+
+# -- found by review ---------------------------------------------------------------
+
+
+def _least_squares():
+    rng = np.random.default_rng(0)
+    a = jnp.asarray(rng.normal(size=(20, 5)), jnp.float32)
+    y = jnp.asarray(rng.normal(size=20), jnp.float32)
+    w_star = np.linalg.lstsq(np.asarray(a), np.asarray(y), rcond=None)[0]
+    best = float(np.mean((np.asarray(a) @ w_star - np.asarray(y)) ** 2))
+    return a, y, best
+
+
+@pytest.mark.parametrize("line_search_fn", ["zoom", "backtracking"])
+def test_lbfgs_maximize_with_line_search_reaches_the_maximum(line_search_fn):
+    a, y, best = _least_squares()  # the maximum of -mse is -best (NumPy's lstsq)
+    w = brainstate.ParamState(jnp.zeros(5))
+    opt = brainoptim.LBFGS(line_search_fn=line_search_fn, maximize=True, max_iter=50)
+    opt.register_trainable_weights({"w": w})
+
+    def closure():
+        return -jnp.mean((a @ w.value - y) ** 2)
+
+    for _ in range(3):
+        opt.step(closure)
+    assert float(closure()) == pytest.approx(-best, rel=1e-4)
+
+
+def test_lookahead_around_lbfgs_with_a_closure():
+    a, y, best = _least_squares()
+    w = brainstate.ParamState(jnp.zeros(5))
+    opt = brainoptim.Lookahead(brainoptim.LBFGS(line_search_fn="zoom"), sync_period=2)
+    opt.register_trainable_weights({"w": w})
+    losses = [float(opt.step(lambda: jnp.mean((a @ w.value - y) ** 2)))]
+    losses += [float(opt.step(lambda: jnp.mean((a @ w.value - y) ** 2)))]
+    assert losses[1] < losses[0]
+
+
+def test_lookahead_keeps_its_alpha_apart_from_the_inner_optimizers():
+    rng = np.random.default_rng(0)
+    grads = [{"w": rng.normal(size=4)} for _ in range(4)]
+    w0 = {"w": rng.normal(size=4).astype(np.float32)}
+    # alpha = 1 reproduces the inner optimizer, whose own alpha is 0.9.
+    inner = run(brainoptim.RMSprop(lr=0.01, alpha=0.9), w0, grads)
+    lookahead = brainoptim.Lookahead(
+        brainoptim.RMSprop(lr=0.01, alpha=0.9), sync_period=2, alpha=1.0
+    )
+    wrapped = run(lookahead, w0, grads)
+    np.testing.assert_array_equal(inner["w"].value, wrapped["w"].value)
+    with pytest.raises(TypeError, match="another Lookahead"):
+        brainoptim.Lookahead(brainoptim.Lookahead(brainoptim.SGD()))
+
+
+@pytest.mark.parametrize(
+    "make,error,match",
+    [
+        (lambda: brainoptim.Adam(weight_decay="0.1"), TypeError, "weight_decay must"),
+        (lambda: brainoptim.Adam(amsgrad="yes"), TypeError, "amsgrad must be True"),
+        (lambda: brainoptim.SGD(momentum=0.9, nesterov=1), TypeError, "nesterov"),
+        (lambda: brainoptim.Adam(momentum=0.9), TypeError, r"\['momentum'\].*betas"),
+        (lambda: brainoptim.Adam(state_dtype=jnp.int32), ValueError, "state_dtype"),
+    ],
+)
+def test_bad_arguments_are_named(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_state_dict_names_a_hyperparameter_it_cannot_store():
+    opt = brainoptim.Custom(lambda scale: optax.scale(scale), lr=0.1,
+                            scale=jnp.ones(2))  # fmt: skip
+    opt.register_trainable_weights({"w": brainstate.ParamState(jnp.ones(2))})
+    with pytest.raises(TypeError, match=r"hyperparameters\['scale'\] is an array"):
+        opt.state_dict()
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_clip_norm_near_float32_max(compiled):
+    # [1e38, 1e38, 0] clipped to norm 1 is [1, 1, 0] / sqrt(2), eagerly and compiled.
+    w = brainstate.ParamState(jnp.zeros(3))
+    opt = brainoptim.SGD(lr=1.0, grad_clip_norm=1.0)
+    opt.register_trainable_weights({"w": w})
+    update = brainstate.transform.jit(opt.update) if compiled else opt.update
+    update({"w": jnp.array([1e38, 1e38, 0.0], jnp.float32)})
+    np.testing.assert_allclose(-w.value, [0.5**0.5, 0.5**0.5, 0.0], rtol=1e-6)

@@ -12,6 +12,7 @@ Subclasses only name their rule (``transform``) and its hyperparameters.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import warnings
 from collections.abc import Callable
@@ -112,6 +113,10 @@ class Optimizer:
                     f"{name}={value} is ignored: the step is compiled and fused by XLA",
                     stacklevel=3,
                 )
+        if state_dtype is not None and not jnp.issubdtype(state_dtype, jnp.floating):
+            raise ValueError(
+                f"state_dtype must be a floating-point dtype or None, got {state_dtype}"
+            )
         self.options = dict(
             grad_clip_norm=grad_clip_norm,
             grad_clip_value=grad_clip_value,
@@ -121,6 +126,7 @@ class Optimizer:
             state_dtype=None if state_dtype is None else jnp.dtype(state_dtype),
         )
         self.defaults = dict(hparams)
+        self._check_names(hparams)
         self._make_transform(self.lr.base_lr, self.defaults)  # checks hparams
 
         self.param_groups: list[_Group] = []
@@ -132,6 +138,20 @@ class Optimizer:
         self._nonfinite = OptimState(jnp.zeros([], jnp.int32))
 
     # -- the rule ------------------------------------------------------------------
+
+    def _check_names(self, hparams: dict) -> None:
+        rule = getattr(type(self), "transform", None)
+        if rule is None:
+            return
+        accepted = set(inspect.signature(rule).parameters) - {"learning_rate"}
+        unknown = sorted(set(hparams) - accepted)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected arguments {unknown}; its "
+                f"hyperparameters are {sorted(accepted)} and the shell's options "
+                "grad_clip_norm, grad_clip_value, maximize, skip_nonfinite, "
+                "detect_nonfinite, state_dtype"
+            )
 
     def _make_transform(self, lr, hparams: dict) -> optax.GradientTransformation:
         return type(self).transform(learning_rate=lr, **hparams)
@@ -376,7 +396,9 @@ class Optimizer:
         """``update(grads)``, or torch's ``step(closure)`` for a loss closure.
 
         With a closure (``closure()`` computes the loss from the registered States),
-        its gradient is taken here; the loss is returned.
+        its gradient is taken here; the loss is returned. A rule that needs the loss
+        (a line search) runs the step compiled, once per closure object: define the
+        closure once and reuse it.
         """
         if closure is None and callable(grads):
             grads, closure = None, grads
@@ -384,6 +406,13 @@ class Optimizer:
             if grads is None:
                 raise ValueError("step needs grads, or a closure that returns the loss")
             return self.update(grads, **kwargs)
+        if self.needs_value_fn:
+            run = self._compiled_for(closure, lambda: self._closure_update(closure)[0])
+            return run()
+        return self._closure_update(closure, **kwargs)[0]
+
+    def _closure_update(self, closure, **kwargs):
+        """One update from ``closure``'s loss and gradient; returns (loss, grads)."""
         grads, loss = brainstate.transform.grad(
             closure, grad_states=self._registered_tree, return_value=True
         )()
@@ -391,7 +420,19 @@ class Optimizer:
             kwargs.setdefault("value", loss)
             kwargs.setdefault("value_fn", self._closure_value_fn(closure))
         self.update(grads, **kwargs)
-        return loss
+        return loss, grads
+
+    def _compiled_for(self, closure, fn):
+        """``fn`` compiled with brainstate's jit, cached for this closure object.
+
+        A line search evaluates the closure at trial points inside its own loop;
+        eagerly that would write tracers into the States, compiled it does not.
+        """
+        cache = self.__dict__.setdefault("_closure_cache", {})
+        if closure not in cache:
+            cache.clear()
+            cache[closure] = brainstate.transform.jit(fn)
+        return cache[closure]
 
     def _closure_value_fn(self, closure):
         states = self._states
@@ -477,15 +518,17 @@ class Optimizer:
         if not extra:
             return {}
         user_fn = extra["value_fn"]
+        # With maximize the gradients were negated: the rule minimizes -loss.
+        sign = -1.0 if self.options["maximize"] else 1.0
 
         def value_fn(compute_values):
             values = [
                 self._from_compute(c, params[i])
                 for c, i in zip(compute_values, idx, strict=True)
             ]
-            return user_fn(self._unflatten_values(values))
+            return sign * user_fn(self._unflatten_values(values))
 
-        return {"value": extra["value"], "grad": grads, "value_fn": value_fn}
+        return {"value": sign * extra["value"], "grad": grads, "value_fn": value_fn}
 
     def _unflatten_values(self, values: list) -> Any:
         """Values placed where the registered tree holds its States."""
@@ -614,15 +657,25 @@ class Optimizer:
         return f"{type(self).__name__}(lr={self.lr!r}, {hp})"
 
 
-def _plain(x):
+def _plain(x, name: str = "hyperparameters"):
     """Hyperparameters as msgpack-able Python values (tuples become lists)."""
     if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
+        return {k: _plain(v, f"{name}[{k!r}]") for k, v in x.items()}
     if isinstance(x, (tuple, list)):
-        return [_plain(v) for v in x]
-    if isinstance(x, (np.generic, jax.Array)):
+        return [_plain(v, f"{name}[{i}]") for i, v in enumerate(x)]
+    if isinstance(x, (np.generic, np.ndarray, jax.Array)):
+        if np.ndim(x) != 0:
+            raise TypeError(
+                f"{name} is an array of shape {np.shape(x)}; state_dict stores only "
+                "numbers, strings, booleans and None as hyperparameters"
+            )
         return x.item()
-    return x
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    raise TypeError(
+        f"{name} is a {type(x).__name__}; state_dict stores only numbers, strings, "
+        "booleans and None as hyperparameters"
+    )
 
 
 def _restore_hparams(saved: dict, current: dict) -> dict:

@@ -10,8 +10,16 @@ import math
 from typing import Any
 
 import jax
+import numpy as np
 
-__all__ = ["check_range", "check_betas", "check_pair", "check_choice", "check_int"]
+__all__ = [
+    "check_range",
+    "check_betas",
+    "check_pair",
+    "check_choice",
+    "check_int",
+    "check_bool",
+]
 
 
 def _concrete(value: Any) -> bool:
@@ -19,6 +27,8 @@ def _concrete(value: Any) -> bool:
 
 
 def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a number, got the string {value!r}")
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -87,3 +97,9 @@ def check_int(name: str, value: Any, low: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

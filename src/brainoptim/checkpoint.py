@@ -283,6 +283,7 @@ def _check_params(saved: Any, template: Any) -> list[tuple[brainstate.State, Any
 
 def _write_atomic(path: str, data: bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
     try:
         with open(tmp, "wb") as f:
@@ -316,7 +317,8 @@ def save(path: str | os.PathLike, optimizer: Optimizer, params: Any = None) -> N
     """Writes the optimizer's state, and optionally parameters, to ``path``.
 
     Args:
-        path: the file to write; replaced atomically if it exists.
+        path: the file to write (its folder is created if needed); replaced
+            atomically if it exists.
         optimizer: a registered brainoptim optimizer.
         params: optional parameter values to store with it: nested dicts, lists
             and tuples of arrays or brainstate States (e.g. the dict given to

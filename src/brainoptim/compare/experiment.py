@@ -293,6 +293,17 @@ def run_compare(
     # Load every model's data first so that a bad file fails before training.
     for kind in cfg.models:
         as_model_input(data_for(kind).x_train[:1], kind)
+    if cfg.batch_sizes:
+        n_train = len(data_for("mlp" if "mlp" in cfg.models else cfg.models[0]).y_train)
+        for bs in cfg.batch_sizes:
+            # The lr is scaled by the batch size asked for, and a step time needs
+            # steps after the compiling one: each batch size must fit twice.
+            if 2 * bs > n_train:
+                raise ValueError(
+                    f"--batch-sizes: {bs} must be at most half the {n_train} "
+                    f"training samples (at most {n_train // 2}), so that an epoch "
+                    "has two steps"
+                )
 
     main = plan_runs(cfg)
     cache: dict = {}

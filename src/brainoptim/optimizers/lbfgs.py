@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import brainstate
 import jax
 import jax.numpy as jnp
 
@@ -42,6 +41,10 @@ class LBFGS(Optimizer):
 
     Limitations:
         One parameter group only: L-BFGS sees all parameters as one vector.
+        ``step(closure)`` compiles once per closure object; a closure made anew
+        for each mini-batch compiles each time. For mini-batches, pass the batch
+        as an argument of a compiled step that calls
+        ``update(grads, value=..., value_fn=...)``.
 
     References:
         Liu, Nocedal, "On the limited memory BFGS method for large scale
@@ -70,7 +73,6 @@ class LBFGS(Optimizer):
         super().__init__(lr, memory_size=memory_size, line_search_fn=line_search_fn,
                          max_linesearch_steps=max_linesearch_steps,
                          **options)  # fmt: skip
-        self._compiled: dict[int, Callable] = {}
 
     def add_param_group(self, states, lr=None, **hparams):
         raise ValueError(
@@ -89,10 +91,7 @@ class LBFGS(Optimizer):
         if closure is None:
             return super().step(grads, **kwargs)
 
-        iterate = self._compiled.get(id(closure))
-        if iterate is None:
-            iterate = brainstate.transform.jit(lambda: self._iterate(closure))
-            self._compiled = {id(closure): iterate}
+        iterate = self._compiled_for(closure, lambda: self._iterate(closure))
 
         first_loss = prev_loss = None
         for evals in range(1, self.max_iter + 1):
@@ -112,14 +111,8 @@ class LBFGS(Optimizer):
         return first_loss
 
     def _iterate(self, closure):
-        grads, loss = brainstate.transform.grad(
-            closure, grad_states=self._registered_tree, return_value=True
-        )()
         before = [s.value for s in self._states]
-        extra = {}
-        if self.needs_value_fn:
-            extra = dict(value=loss, value_fn=self._closure_value_fn(closure))
-        self.update(grads, **extra)
+        loss, grads = self._closure_update(closure)
         gmax = jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in jax.tree.leaves(grads)]))
         after = jax.tree.leaves([s.value for s in self._states])
         step_max = jnp.max(

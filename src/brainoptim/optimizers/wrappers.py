@@ -20,7 +20,9 @@ class Lookahead(Optimizer):
     move ``alpha`` of the way towards the fast ones and the fast weights restart
     from them: :math:`\phi \leftarrow \phi + \alpha(\theta - \phi)`,
     :math:`\theta \leftarrow \phi`. The learning rate, its scheduler and the shell's
-    options are the wrapped optimizer's; the slow weights are in ``state_dict``.
+    options (``grad_clip_norm``, ``skip_nonfinite``, ...) are the wrapped
+    optimizer's: set them there. The slow weights are in ``state_dict``; the
+    group hyperparameter ``lookahead`` holds ``sync_period`` and ``alpha``.
 
     Args:
         optimizer: an unregistered brainoptim optimizer, e.g. ``SGD(lr=0.1)``.
@@ -50,15 +52,22 @@ class Lookahead(Optimizer):
                 "the wrapped optimizer already has registered weights; register them "
                 "with the Lookahead instead"
             )
+        if isinstance(optimizer, Lookahead):
+            raise TypeError("Lookahead cannot wrap another Lookahead")
         self.optimizer = optimizer
         self.needs_value_fn = optimizer.needs_value_fn
-        super().__init__(optimizer.lr, **optimizer.options, sync_period=sync_period,
-                         alpha=alpha, **optimizer.defaults)  # fmt: skip
+        # Lookahead's own two settings sit under one key, apart from the wrapped
+        # optimizer's hyperparameters (RMSprop has an ``alpha`` of its own).
+        own = {"sync_period": sync_period, "alpha": alpha}
+        super().__init__(optimizer.lr, **optimizer.options, lookahead=own,
+                         **optimizer.defaults)  # fmt: skip
 
     def _make_transform(self, lr, hparams):
         inner = dict(hparams)
-        k, alpha = inner.pop("sync_period"), inner.pop("alpha")
-        return T.lookahead(self.optimizer._make_transform(lr, inner), k, alpha)
+        own = inner.pop("lookahead")
+        return T.lookahead(
+            self.optimizer._make_transform(lr, inner), own["sync_period"], own["alpha"]
+        )
 
 
 class Custom(Optimizer):

@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import optax
 
-from .._validation import check_betas, check_choice, check_int, check_pair, check_range
+from .._validation import (
+    check_betas,
+    check_bool,
+    check_choice,
+    check_int,
+    check_pair,
+    check_range,
+)
 from . import adaptive, momentum
 from .wrappers import lookahead as _lookahead
 from .wrappers import scalars_as_vectors
@@ -48,6 +55,7 @@ def _eps(eps):
 def sgd(learning_rate=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
         nesterov=False):  # fmt: skip
     """``torch.optim.SGD``: see :func:`~.momentum.scale_by_sgd_momentum`."""
+    check_bool("nesterov", nesterov)
     check_range("momentum", momentum, 0.0)
     check_range("dampening", dampening, 0.0, 1.0)
     if nesterov and (momentum <= 0 or dampening != 0):
@@ -70,6 +78,8 @@ def adam(learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
          amsgrad=False, decoupled_weight_decay=False):  # fmt: skip
     """``torch.optim.Adam``: coupled weight decay (added to the gradient) unless
     ``decoupled_weight_decay``, which makes it AdamW."""
+    check_bool("amsgrad", amsgrad)
+    check_bool("decoupled_weight_decay", decoupled_weight_decay)
     b1, b2 = check_betas("betas", betas)
     _eps(eps)
     before, after = _decay_pair(weight_decay, decoupled_weight_decay)
@@ -97,6 +107,7 @@ def _decay_pair(weight_decay, decoupled):
 def nadam(learning_rate=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
           momentum_decay=4e-3, decoupled_weight_decay=False):  # fmt: skip
     """``torch.optim.NAdam``: see :func:`~.adaptive.scale_by_nadam`."""
+    check_bool("decoupled_weight_decay", decoupled_weight_decay)
     b1, b2 = check_betas("betas", betas)
     _eps(eps)
     check_range("momentum_decay", momentum_decay, 0.0)
@@ -108,6 +119,7 @@ def nadam(learning_rate=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
 def radam(learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
           decoupled_weight_decay=False):  # fmt: skip
     """``torch.optim.RAdam``: see :func:`~.adaptive.scale_by_radam`."""
+    check_bool("decoupled_weight_decay", decoupled_weight_decay)
     b1, b2 = check_betas("betas", betas)
     _eps(eps)
     before, after = _decay_pair(weight_decay, decoupled_weight_decay)
@@ -154,6 +166,7 @@ def adadelta(learning_rate=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
 def rmsprop(learning_rate=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
             momentum=0.0, centered=False):  # fmt: skip
     """``torch.optim.RMSprop``: see :func:`~.adaptive.scale_by_rmsprop`."""
+    check_bool("centered", centered)
     check_range("alpha", alpha, 0.0, 1.0)
     check_range("momentum", momentum, 0.0)
     _eps(eps)
@@ -216,6 +229,8 @@ def adafactor(learning_rate=1e-3, decay_rate=0.8, factored=True, clip_threshold=
         Shazeer, Stern, "Adafactor: Adaptive Learning Rates with Sublinear Memory
         Cost", ICML 2018. https://arxiv.org/abs/1804.04235
     """
+    check_bool("factored", factored)
+    check_bool("multiply_by_parameter_scale", multiply_by_parameter_scale)
     check_range("decay_rate", decay_rate, 0.0, 1.0)
     if clip_threshold is not None:
         check_range("clip_threshold", clip_threshold, 0.0, low_open=True)
@@ -269,6 +284,7 @@ def lars(learning_rate=1.0, momentum=0.9, weight_decay=0.0, trust_coefficient=0.
         You, Gitman, Ginsburg, "Large Batch Training of Convolutional Networks",
         arXiv:1708.03888, 2017.
     """
+    check_bool("nesterov", nesterov)
     check_range("momentum", momentum, 0.0)
     check_range("weight_decay", weight_decay, 0.0)
     check_range("trust_coefficient", trust_coefficient, 0.0, low_open=True)
@@ -372,6 +388,7 @@ def lbfgs(learning_rate=1.0, memory_size=10, line_search_fn=None,
         optimization", Mathematical Programming 45, 1989; Nocedal, Wright,
         "Numerical Optimization", 2nd ed., 2006, algorithms 7.4 and 3.5-3.6.
     """
+    check_bool("scale_init_precond", scale_init_precond)
     check_int("memory_size", memory_size, 1)
     check_choice("line_search_fn", line_search_fn, LINE_SEARCHES)
     check_int("max_linesearch_steps", max_linesearch_steps, 1)

@@ -95,28 +95,32 @@ def lookahead(
 
 
 def _rescaled_norm(leaves) -> tuple[jax.Array, jax.Array]:
-    """(s, n) with s the largest magnitude (1 if all are 0) and n = ||leaves / s||."""
+    """(e, n): 2^e bounds the largest magnitude and n = ||leaves * 2^-e||.
+
+    Scaling by a power of two (``ldexp``) is exact and forms no reciprocal, which
+    would be subnormal, and flushed to zero on CPU, for magnitudes near 1e38.
+    """
     scale = jnp.max(
         jnp.stack([jnp.max(jnp.abs(x)).astype(jnp.float32) for x in leaves])
     )
-    safe = jnp.where(scale > 0, scale, 1.0)
+    _, e = jnp.frexp(scale)
     norm = jnp.sqrt(
-        sum(jnp.sum(jnp.square(x.astype(jnp.float32) / safe)) for x in leaves)
+        sum(jnp.sum(jnp.square(jnp.ldexp(x.astype(jnp.float32), -e))) for x in leaves)
     )
-    return safe, norm
+    return e, norm
 
 
 def safe_global_norm(tree) -> jax.Array:
     """The Euclidean norm of every leaf together, without overflow or underflow.
 
-    Each leaf is divided by the largest magnitude first, so float32 gradients of
-    1e20 give a finite norm; an all-zero tree gives 0, not NaN.
+    The leaves are rescaled by a power of two first, so float32 gradients of 1e20
+    give a finite norm; an all-zero tree gives 0, not NaN.
     """
     leaves = jax.tree.leaves(tree)
     if not leaves:
         return jnp.zeros([], jnp.float32)
-    safe, norm = _rescaled_norm(leaves)
-    return safe * norm
+    e, norm = _rescaled_norm(leaves)
+    return jnp.ldexp(norm, e)
 
 
 def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
@@ -124,8 +128,9 @@ def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
 
     .. math:: g \leftarrow g \cdot \min\!\big(1, c / \lVert g \rVert_2\big)
 
-    Same rule as ``optax.clip_by_global_norm``, computed on rescaled leaves so that
-    huge gradients are clipped to the right direction instead of to zero.
+    Same rule as ``optax.clip_by_global_norm``, computed on leaves rescaled by a
+    power of two, so that huge gradients (up to float32's largest) are clipped
+    along their direction instead of to zero or to NaN.
     """
     if max_norm < 0:
         raise ValueError(f"max_norm must be >= 0, got {max_norm}")
@@ -135,12 +140,15 @@ def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
         leaves = jax.tree.leaves(updates)
         if not leaves:
             return updates, state
-        safe, norm = _rescaled_norm(leaves)
-        # Compare in the rescaled space: ||g|| > c  <=>  norm > c / scale.
-        clip = norm > max_norm / safe
+        e, norm = _rescaled_norm(leaves)
+        # Compare in the rescaled space: ||g|| > c  <=>  norm > c 2^-e.
+        clip = norm > jnp.ldexp(jnp.float32(max_norm), -e)
         factor = jnp.where(clip, max_norm / jnp.where(clip, norm, 1.0), 1.0)
         updates = jax.tree.map(
-            lambda g: jnp.where(clip, (g / safe) * factor, g).astype(g.dtype), updates
+            lambda g: jnp.where(
+                clip, jnp.ldexp(g.astype(jnp.float32), -e) * factor, g
+            ).astype(g.dtype),
+            updates,
         )
         return updates, state
 
