@@ -541,3 +541,25 @@ def test_clip_norm_near_float32_max(compiled):
     update = brainstate.transform.jit(opt.update) if compiled else opt.update
     update({"w": jnp.array([1e38, 1e38, 0.0], jnp.float32)})
     np.testing.assert_allclose(-w.value, [0.5**0.5, 0.5**0.5, 0.0], rtol=1e-6)
+
+
+def test_scheduler_stepped_inside_a_compiled_step_is_an_error():
+    sched = brainoptim.schedulers.StepLR(base_lr=0.1, step_size=1, gamma=0.5)
+    opt = brainoptim.SGD(lr=sched)
+    opt.register_trainable_weights({"w": brainstate.ParamState(jnp.ones(2))})
+
+    @brainstate.transform.jit
+    def step(g):
+        opt.update(g)
+        opt.lr.step()  # would run once, at trace time
+
+    with pytest.raises(RuntimeError, match="between compiled steps"):
+        step({"w": jnp.ones(2)})
+
+
+def test_one_scheduler_cannot_drive_two_optimizers():
+    sched = brainoptim.schedulers.StepLR(base_lr=0.1, step_size=1)
+    first = brainoptim.SGD(lr=sched)
+    with pytest.raises(ValueError, match="already drives another optimizer"):
+        brainoptim.Adam(lr=sched)
+    assert first.lr is sched

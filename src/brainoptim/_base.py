@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -101,6 +102,14 @@ class Optimizer:
         **hparams: Any,
     ):
         self.lr = as_scheduler(lr)
+        owner = getattr(self.lr, "_owner", None)
+        if owner is not None and owner() is not None and not _wraps(self, owner()):
+            raise ValueError(
+                "this scheduler already drives another optimizer; give each "
+                "optimizer its own scheduler (its groups and position are per "
+                "optimizer)"
+            )
+        self.lr._owner = weakref.ref(self)
         if grad_clip_norm is not None:
             check_range("grad_clip_norm", grad_clip_norm, 0.0)
         if grad_clip_value is not None:
@@ -655,6 +664,11 @@ class Optimizer:
     def __repr__(self) -> str:
         hp = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items())
         return f"{type(self).__name__}(lr={self.lr!r}, {hp})"
+
+
+def _wraps(outer, inner) -> bool:
+    """True if ``outer`` wraps ``inner`` (Lookahead shares its optimizer's lr)."""
+    return getattr(outer, "optimizer", None) is inner
 
 
 def _plain(x, name: str = "hyperparameters"):

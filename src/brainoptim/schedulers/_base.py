@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import brainstate
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -68,7 +69,9 @@ def check_lr(name: str, value: Any) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
+        raise TypeError(
+            f"{name} must be a number or a brainoptim scheduler, got {value!r}"
+        ) from None
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
@@ -161,7 +164,16 @@ class _Groups:
         self.state = brainstate.LongTermState(jnp.asarray(self.lrs, jnp.float32))
 
     def publish(self) -> None:
-        self.state.value = jnp.asarray(self.lrs, dtype=jnp.float32)
+        value = jnp.asarray(self.lrs, dtype=jnp.float32)
+        if isinstance(value + 0, jax.core.Tracer):
+            # Inside a trace this Python code runs once, when the step compiles:
+            # the lr would stop changing without a word.
+            raise RuntimeError(
+                "the learning rate was changed inside a compiled function; call "
+                "opt.lr.step() and set_lr() between compiled steps, e.g. once per "
+                "epoch, as the compiled step reads the new lr as an input"
+            )
+        self.state.value = value
 
 
 # -- the base class ----------------------------------------------------------------
