@@ -120,6 +120,27 @@ class Recorder:
             "evaluations); x is the first point evaluated",
         )
 
+    def result(self, space, method: str, *, success: bool, message: str, nit: int,
+               **extra) -> MinimizeResult:  # fmt: skip
+        """The search's result: the best point evaluated, or, when no evaluation
+        was usable, :meth:`fallback`'s point with ``success=False``."""
+        if self.found:
+            x, fun = self.best_x, self.best_fun
+        else:
+            x, fun, message = self.fallback()
+            success = False
+        return MinimizeResult(
+            x=space.to_user(x),
+            fun=fun,
+            success=success,
+            message=message,
+            nfev=len(self.history),
+            nit=nit,
+            history=np.asarray(self.history, dtype=np.float64),
+            method=method,
+            **extra,
+        )
+
 
 def to_scalar(value: Any) -> float:
     """The loss value as a Python float; rejects non-scalar losses.

@@ -200,23 +200,11 @@ class NevergradOptimizer:
                             stopped = rounds < n_iter
                             break
 
-        if recorder.found:
-            x, fun, success = recorder.best_x, recorder.best_fun, True
-            message = f"ran {rounds} rounds of {self.n_sample} candidates"
-            if stopped:
-                message = f"stopped by callback after {rounds} rounds"
-        else:
-            x, fun, message = recorder.fallback()
-            success = False
-        return MinimizeResult(
-            x=self.space.to_user(x),
-            fun=fun,
-            success=success,
-            message=message,
-            nfev=len(recorder.history),
-            nit=rounds,
-            history=np.asarray(recorder.history, dtype=np.float64),
-            method=self.method,
+        message = f"ran {rounds} rounds of {self.n_sample} candidates"
+        if stopped:
+            message = f"stopped by callback after {rounds} rounds"
+        return recorder.result(
+            self.space, self.method, success=True, message=message, nit=rounds
         )
 
     def _evaluator(self) -> Callable[[np.ndarray], list[float]]:

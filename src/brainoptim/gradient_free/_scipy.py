@@ -229,25 +229,19 @@ class ScipyOptimizer:
                             break
 
         nit = sum(int(getattr(run, "nit", 0) or 0) for run in runs)
+        success, message = False, ""
         if recorder.found:
             best_run = runs[recorder.best_tag]
-            x, fun = recorder.best_x, recorder.best_fun
             success = bool(best_run.success)
             message = str(best_run.message)
             if stopped:
                 message = f"stopped by callback after {len(runs)} restarts; {message}"
-        else:
-            x, fun, message = recorder.fallback()
-            success = False
-        return MinimizeResult(
-            x=self.space.to_user(x),
-            fun=fun,
+        return recorder.result(
+            self.space,
+            self.method,
             success=success,
             message=message,
-            nfev=len(recorder.history),
             nit=nit,
-            history=np.asarray(recorder.history, dtype=np.float64),
-            method=self.method,
             runs=runs,
         )
 
