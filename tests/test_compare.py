@@ -18,7 +18,6 @@ from brainoptim.compare.experiment import parse_switch, plan_runs
 from brainoptim.compare.models import build_model
 from brainoptim.compare.report import rolling_variance
 from brainoptim.compare.train import (
-    make_value_fn,
     param_states,
     state_nbytes,
     tree_nbytes,
@@ -185,8 +184,10 @@ def test_value_fn_evaluates_at_given_values_and_restores_the_states():
         return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(3), y])
 
     zeros = jax.tree.map(jnp.zeros_like, before)
+    opt = brainoptim.LBFGS(line_search_fn="zoom")
+    opt.register_trainable_weights(states)
     # All-zero weights give uniform logits: the cross-entropy is log(10).
-    assert float(make_value_fn(states, loss)(zeros)) == pytest.approx(math.log(10))
+    assert float(opt.value_fn(loss)(zeros)) == pytest.approx(math.log(10))
     after = jax.tree.map(lambda s: s.value, states, is_leaf=_is_state)
     jax.tree.map(np.testing.assert_array_equal, before, after)
 

@@ -285,22 +285,13 @@ def test_tutorial_constructor_in_the_tutorial_loop(make):
         logits = model(x)
         return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(16), y])
 
-    def loss_at(values):
-        old = {k: s.value for k, s in params.items()}
-        for k, s in params.items():
-            s.value = values[k]
-        out = loss_fn()
-        for k, s in params.items():
-            s.value = old[k]
-        return out
-
     @brainstate.transform.jit
     def train_step():
         grads, loss = brainstate.transform.grad(
             loss_fn, grad_states=params, return_value=True
         )()
         if opt.needs_value_fn:
-            opt.update(grads, value=loss, value_fn=loss_at)
+            opt.update(grads, value=loss, value_fn=opt.value_fn(loss_fn))
         else:
             opt.update(grads)
         return loss

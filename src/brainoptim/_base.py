@@ -427,7 +427,7 @@ class Optimizer:
         )()
         if self.needs_value_fn:
             kwargs.setdefault("value", loss)
-            kwargs.setdefault("value_fn", self._closure_value_fn(closure))
+            kwargs.setdefault("value_fn", self.value_fn(closure))
         self.update(grads, **kwargs)
         return loss, grads
 
@@ -443,8 +443,19 @@ class Optimizer:
             cache[closure] = brainstate.transform.jit(fn)
         return cache[closure]
 
-    def _closure_value_fn(self, closure):
+    def value_fn(self, loss: Callable[[], Any]) -> Callable[[Any], Any]:
+        """``loss`` as a pure function of parameter values, for a line search.
+
+        Args:
+            loss: computes the loss from the registered States.
+
+        Returns:
+            ``fn(values)``, ``values`` shaped like the gradients: it puts
+            ``values`` into the States, evaluates ``loss`` and puts the previous
+            values back. Pass it as ``update(grads, value=..., value_fn=fn)``.
+        """
         states = self._states
+        closure = loss
 
         def fn(values):
             flat = [subtree(values, paths[0]) if paths[0] else values

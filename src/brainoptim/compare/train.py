@@ -23,7 +23,6 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import brainstate
@@ -43,7 +42,6 @@ __all__ = [
     "tree_nbytes",
     "state_nbytes",
     "param_states",
-    "make_value_fn",
     "create_optimizer",
     "needs_value_fn",
 ]
@@ -164,34 +162,6 @@ def state_nbytes(optimizer) -> int:
     return int(optimizer.state_nbytes())
 
 
-def make_value_fn(states, loss: Callable[[], jax.Array]):
-    """A pure function of parameter values, as an L-BFGS line search needs it.
-
-    Args:
-        states: the pytree of ParamStates the optimizer registered.
-        loss: evaluates the model's loss with whatever values ``states`` hold.
-
-    Returns:
-        ``fn(values)`` with ``values`` shaped like the gradients: it writes
-        ``values`` into the States, evaluates ``loss`` and writes the previous
-        values back, so the States are unchanged when it returns.
-    """
-    treedef = jax.tree.structure(states, is_leaf=_is_state)
-    leaves = treedef.flatten_up_to(states)
-
-    def fn(values):
-        saved = [s.value for s in leaves]
-        for s, v in zip(leaves, treedef.flatten_up_to(values), strict=True):
-            s.value = v
-        try:
-            return loss()
-        finally:
-            for s, v in zip(leaves, saved, strict=True):
-                s.value = v
-
-    return fn
-
-
 # -- one run -----------------------------------------------------------------
 
 
@@ -267,7 +237,7 @@ class _Trainer:
             )(x, y)
             grads = noisy(grads, i)
             if full_batch:
-                value_fn = make_value_fn(params, lambda: self.loss(x, y)[0])
+                value_fn = optimizer.value_fn(lambda: self.loss(x, y)[0])
                 optimizer.update(grads, value=loss, value_fn=value_fn)
             else:
                 optimizer.update(grads)
