@@ -35,6 +35,9 @@ __all__ = ["Optimizer", "OptimState"]
 logger = logging.getLogger(__name__)
 
 _IMPL_FLAGS = ("foreach", "fused", "capturable", "differentiable")
+#: Keyword options of every optimizer, handled by the shell (not by the rule).
+SHELL_OPTIONS = ("grad_clip_norm", "grad_clip_value", "maximize", "skip_nonfinite",
+                 "detect_nonfinite", "state_dtype", *_IMPL_FLAGS)  # fmt: skip
 
 
 class OptimState(brainstate.LongTermState):
@@ -158,8 +161,7 @@ class Optimizer:
             raise TypeError(
                 f"{type(self).__name__} got unexpected arguments {unknown}; its "
                 f"hyperparameters are {sorted(accepted)} and the shell's options "
-                "grad_clip_norm, grad_clip_value, maximize, skip_nonfinite, "
-                "detect_nonfinite, state_dtype"
+                f"{', '.join(SHELL_OPTIONS)}"
             )
 
     def _make_transform(self, lr, hparams: dict) -> optax.GradientTransformation:

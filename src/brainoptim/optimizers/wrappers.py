@@ -8,7 +8,7 @@ from typing import Any
 import optax
 
 from .. import transforms as T
-from .._base import Optimizer
+from .._base import SHELL_OPTIONS, Optimizer
 
 __all__ = ["Lookahead", "Custom"]
 
@@ -95,14 +95,10 @@ class Custom(Optimizer):
         ...     lr=1e-3, weight_decay=1e-4)
     """
 
-    _OPTIONS = ("grad_clip_norm", "grad_clip_value", "maximize", "skip_nonfinite",
-                "detect_nonfinite", "state_dtype", "foreach", "fused", "capturable",
-                "differentiable")  # fmt: skip
-
     def __init__(self, *transforms: Any, lr=1e-3, weight_decay: float = 0.0, **kwargs):
         if not transforms:
             raise ValueError("Custom needs at least one transform or a factory")
-        options = {k: kwargs.pop(k) for k in list(kwargs) if k in self._OPTIONS}
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in SHELL_OPTIONS}
         if len(transforms) == 1 and callable(transforms[0]):
             self._factory: Callable[..., Any] = transforms[0]
         else:

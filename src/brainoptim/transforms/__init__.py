@@ -11,7 +11,7 @@ them directly to train functionally::
 from . import adaptive, momentum, wrappers
 from .aliases import *  # noqa: F403
 from .aliases import __all__ as _aliases
-from .wrappers import clip_by_global_norm, safe_global_norm
+from .wrappers import clip_by_global_norm
 
-__all__ = [*_aliases, "clip_by_global_norm", "safe_global_norm", "adaptive",
+__all__ = [*_aliases, "clip_by_global_norm", "adaptive",
            "momentum", "wrappers"]  # fmt: skip

@@ -11,7 +11,6 @@ import optax
 __all__ = [
     "LookaheadState",
     "lookahead",
-    "safe_global_norm",
     "clip_by_global_norm",
     "scalars_as_vectors",
 ]
@@ -108,19 +107,6 @@ def _rescaled_norm(leaves) -> tuple[jax.Array, jax.Array]:
         sum(jnp.sum(jnp.square(jnp.ldexp(x.astype(jnp.float32), -e))) for x in leaves)
     )
     return e, norm
-
-
-def safe_global_norm(tree) -> jax.Array:
-    """The Euclidean norm of every leaf together, without overflow or underflow.
-
-    The leaves are rescaled by a power of two first, so float32 gradients of 1e20
-    give a finite norm; an all-zero tree gives 0, not NaN.
-    """
-    leaves = jax.tree.leaves(tree)
-    if not leaves:
-        return jnp.zeros([], jnp.float32)
-    e, norm = _rescaled_norm(leaves)
-    return jnp.ldexp(norm, e)
 
 
 def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
